@@ -50,8 +50,14 @@ ARROW_SCHEMA = pa.schema(
         ("subcategory", _STR),
         ("search_label", _STR),
         ("phash", _STR),
-        ("review", pa.struct([("status", _STR), ("annotators", pa.list_(_STR)), ("agreement", pa.float64())])),
-        ("history", pa.list_(pa.struct([("step", _STR), ("decision", _STR), ("reason", _STR), ("at", _STR)]))),
+        (
+            "review",
+            pa.struct([("status", _STR), ("annotators", pa.list_(_STR)), ("agreement", pa.float64())]),
+        ),
+        (
+            "history",
+            pa.list_(pa.struct([("step", _STR), ("decision", _STR), ("reason", _STR), ("at", _STR)])),
+        ),
         ("meta", _STR),
     ]
 )
@@ -263,7 +269,10 @@ class DatasetWriter:
             "fvqa_version": __version__,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "content_hash": combine_digests(self._digests),
-            "counts": {"samples": self.count, **{k: dict(sorted(v.items())) for k, v in self._counts.items()}},
+            "counts": {
+                "samples": self.count,
+                **{k: dict(sorted(v.items())) for k, v in self._counts.items()},
+            },
             "files": files,
             "provenance": self.provenance,
         }

@@ -18,11 +18,24 @@ METADATA_NAMES = ("metadata.jsonl", "metadata.csv")
 IGNORED_NAMES = frozenset({*METADATA_NAMES, "README.md", ".gitattributes", "rejects.jsonl"})
 MAX_FILE_BYTES = 64 * 2**20
 KNOWN_FIELDS = (
-    "question", "answer", "split", "category", "subcategory", "search_label", "image_url", "source",
+    "question",
+    "answer",
+    "split",
+    "category",
+    "subcategory",
+    "search_label",
+    "image_url",
+    "source",
 )
 EXTENSION_FORMATS = {
-    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".gif": "GIF",
-    ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".gif": "GIF",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
 }
 
 
@@ -44,6 +57,7 @@ def image_files(folder: Path) -> Iterator[Path]:
 def metadata_rows(folder: Path) -> tuple[str, Iterator[dict[str, Any]]] | None:
     jsonl, table = folder / METADATA_NAMES[0], folder / METADATA_NAMES[1]
     if jsonl.exists():
+
         def read_jsonl() -> Iterator[dict[str, Any]]:
             with jsonl.open(encoding="utf-8") as handle:
                 for line_no, line in enumerate(handle, 1):
@@ -54,11 +68,14 @@ def metadata_rows(folder: Path) -> tuple[str, Iterator[dict[str, Any]]] | None:
                     except json.JSONDecodeError as err:
                         row = {"__error__": f"line {line_no} is not valid JSON ({err.msg})"}
                     yield row if isinstance(row, dict) else {"__error__": f"line {line_no} is not an object"}
+
         return jsonl.name, read_jsonl()
     if table.exists():
+
         def read_csv() -> Iterator[dict[str, Any]]:
             with table.open(encoding="utf-8", newline="") as handle:
                 yield from csv.DictReader(handle)
+
         return table.name, read_csv()
     return None
 
@@ -104,6 +121,11 @@ def metadata_fields(row: dict[str, Any], folder: Path) -> dict[str, Any]:
         aliases=_aliases(row.get("aliases")),
         image=data,
         search_label=row.get("search_label") or "unknown",
-        meta={"imagefolder": {"file_name": name, **{k: v for k, v in row.items() if k not in (*KNOWN_FIELDS, "file_name", "aliases", "id", "source_id")}}},
+        meta={
+            "imagefolder": {
+                "file_name": name,
+                **{k: v for k, v in row.items() if k not in (*KNOWN_FIELDS, "file_name", "aliases", "id", "source_id")},
+            }
+        },
     )
     return fields

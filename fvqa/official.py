@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from fvqa.dataset_io import iter_parquet_rows
 from fvqa.images import sha256_hex
-from fvqa.schema import SearchLabel, Sample, make_sample_id
+from fvqa.schema import Sample, SearchLabel, make_sample_id
 
 REQUIRED_COLUMNS = ("prompt", "images", "reward_model")
 OPTIONAL_COLUMNS = ("data_source", "image_urls", "data_id", "category")
@@ -100,9 +100,10 @@ def official_row_fields(row: dict[str, Any], *, index: int, default_source: str)
     if not isinstance(reward, dict):
         raise OfficialRowError(f"{where}: `reward_model` is not a struct")
     source = row.get("data_source") or default_source
-    source_id = row.get("data_id") or "q" + hashlib.sha256(
-        question.encode() + b"\x1f" + sha256_hex(image).encode()
-    ).hexdigest()[:16]
+    source_id = (
+        row.get("data_id")
+        or "q" + hashlib.sha256(question.encode() + b"\x1f" + sha256_hex(image).encode()).hexdigest()[:16]
+    )
     if len(images) > 1:
         raise OfficialRowError(f"{where}: {len(images)} images; an fvqa sample holds exactly one")
     urls = row.get("image_urls") or []
@@ -144,7 +145,10 @@ def iter_official_rows(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def _official_category(sample: Sample, recorded: dict[str, Any]) -> str | None:
-    if "category" in recorded and _OFFICIAL_TO_LABEL.get(recorded["category"] or "", SearchLabel.UNKNOWN) == sample.search_label:
+    if (
+        "category" in recorded
+        and _OFFICIAL_TO_LABEL.get(recorded["category"] or "", SearchLabel.UNKNOWN) == sample.search_label
+    ):
         return recorded["category"]  # unchanged since it was read
     required = sample.search_label.requires_search
     return None if required is None else ("search_required" if required else "search_free")

@@ -49,6 +49,5 @@ def check_subcategory(category: Category | None, subcategory: str) -> None:
     known = subcategories()[category]
     if subcategory not in known:
         raise ValueError(
-            f"unknown subcategory {subcategory!r} for {category.value}; "
-            f"expected one of {', '.join(sorted(known))}"
+            f"unknown subcategory {subcategory!r} for {category.value}; expected one of {', '.join(sorted(known))}"
         )

@@ -114,9 +114,7 @@ def _check_labels(fields: dict[str, Any]) -> Iterator[tuple[Severity, str, str]]
         yield Severity.ERROR, "unknown_search_label", f"unknown search label {label!r}"
 
 
-def _check_image(
-    record: Record, report: ValidationReport, max_pixels: int
-) -> Iterator[tuple[Severity, str, str]]:
+def _check_image(record: Record, report: ValidationReport, max_pixels: int) -> Iterator[tuple[Severity, str, str]]:
     fields = record.fields or {}
     data = fields.get("image")
     if not isinstance(data, bytes | bytearray):
@@ -133,7 +131,11 @@ def _check_image(
         yield Severity.WARNING, "extension_mismatch", f"{record.file} holds a {decoded.format} image"
     recorded_sha = fields.get("image_sha256")
     if recorded_sha is not None and recorded_sha != decoded.sha256:
-        yield Severity.ERROR, "hash_mismatch", f"image_sha256 {recorded_sha} does not match the bytes ({decoded.sha256})"
+        yield (
+            Severity.ERROR,
+            "hash_mismatch",
+            f"image_sha256 {recorded_sha} does not match the bytes ({decoded.sha256})",
+        )
     recorded_phash = fields.get("phash")
     if recorded_phash is not None and recorded_phash != perceptual_hash(decoded.image):
         yield Severity.WARNING, "phash_mismatch", "phash differs from the image's recomputed perceptual hash"
@@ -146,7 +148,18 @@ def _check_record(fields: dict[str, Any], report: ValidationReport) -> Iterator[
     try:
         Sample.model_validate(probe)
     except ValidationError as err:
-        specific = {"id", "source", "source_id", "split", "question", "answer", "image", "category", "subcategory", "search_label"}
+        specific = {
+            "id",
+            "source",
+            "source_id",
+            "split",
+            "question",
+            "answer",
+            "image",
+            "category",
+            "subcategory",
+            "search_label",
+        }
         for e in err.errors():
             loc = ".".join(map(str, e["loc"]))
             if e["loc"] and e["loc"][0] in specific:

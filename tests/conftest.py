@@ -33,7 +33,9 @@ def image_bytes(seed: int = 0, size: tuple[int, int] = (64, 48), fmt: str = "JPE
 @pytest.fixture
 def official_fixture() -> Path:
     if not OFFICIAL_FIXTURE.exists():
-        pytest.fail(f"the shared official fixture is missing: {OFFICIAL_FIXTURE} (../shared must sit beside the checkout)")
+        pytest.fail(
+            f"the shared official fixture is missing: {OFFICIAL_FIXTURE} (../shared must sit beside the checkout)"
+        )
     return OFFICIAL_FIXTURE
 
 

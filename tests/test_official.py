@@ -87,7 +87,10 @@ def test_train_file_with_ids_and_categories_and_test_file_without(tmp_path):
     train_samples = list(iter_samples(train))
     assert [s.id for s in train_samples] == [f"mmsearch_r1/fvqa_train:fvqa_train_{i}" for i in range(4)]
     assert [s.search_label for s in train_samples] == [
-        SearchLabel.UNKNOWN, SearchLabel.SEARCH_FREE, SearchLabel.UNKNOWN, SearchLabel.SEARCH_FREE
+        SearchLabel.UNKNOWN,
+        SearchLabel.SEARCH_FREE,
+        SearchLabel.UNKNOWN,
+        SearchLabel.SEARCH_FREE,
     ]
     test_samples = list(iter_samples(test))
     assert {s.split for s in test_samples} == {"test"}
@@ -103,8 +106,13 @@ def test_edited_labels_and_aliases_are_written_back(tmp_path):
     src = tmp_path / "fvqa_train.parquet"
     _write_rows(src, _official_rows(2, with_ids=True, with_category=True, source="mmsearch_r1/fvqa_train"))
     edited = [
-        s.model_copy(update={"aliases": ["new alias"], "search_label": SearchLabel.TEXT_SEARCH_REQUIRED,
-                             "image_url": "https://img.example/1.jpg"})
+        s.model_copy(
+            update={
+                "aliases": ["new alias"],
+                "search_label": SearchLabel.TEXT_SEARCH_REQUIRED,
+                "image_url": "https://img.example/1.jpg",
+            }
+        )
         for s in iter_samples(src)
     ]
     write_official(edited, tmp_path / "out.parquet")
@@ -129,8 +137,14 @@ def test_native_samples_get_every_official_column(tmp_path, make_sample):
         ({"prompt": []}, "prompt` is empty"),
         ({"prompt": None}, "missing prompt"),
         ({"images": []}, "holds no image"),
-        ({"reward_model": {"candidate_answers": "[not json", "ground_truth": "x", "style": "rule"}}, "not valid JSON"),
-        ({"reward_model": {"candidate_answers": '{"a": 1}', "ground_truth": "x", "style": "rule"}}, "JSON list of strings"),
+        (
+            {"reward_model": {"candidate_answers": "[not json", "ground_truth": "x", "style": "rule"}},
+            "not valid JSON",
+        ),
+        (
+            {"reward_model": {"candidate_answers": '{"a": 1}', "ground_truth": "x", "style": "rule"}},
+            "JSON list of strings",
+        ),
     ],
 )
 def test_bad_rows_name_the_row_and_the_reason(change, message):

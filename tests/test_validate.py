@@ -65,8 +65,14 @@ def test_image_folder_with_metadata(tmp_path):
     (tmp_path / "b.jpg").write_bytes(b"garbage")
     (tmp_path / "stray.jpg").write_bytes(image_bytes(3))
     rows = [
-        {"file_name": "a.jpg", "question": "Which cat is this?", "answer": "Chelsea", "category": "Nature",
-         "subcategory": "animal", "aliases": ["Chelsea the cat"]},
+        {
+            "file_name": "a.jpg",
+            "question": "Which cat is this?",
+            "answer": "Chelsea",
+            "category": "Nature",
+            "subcategory": "animal",
+            "aliases": ["Chelsea the cat"],
+        },
         {"file_name": "b.jpg", "question": "What is it?", "answer": "x"},
         {"file_name": "missing.jpg", "question": "Where?", "answer": "y"},
         {"file_name": "a.jpg", "id": "a", "question": "", "answer": "z", "category": "Sports"},
@@ -90,15 +96,23 @@ def test_official_file_with_hostile_rows(tmp_path):
     images = _hostile_images()
     rows = []
     for i, (name, data) in enumerate(images.items()):
-        rows.append({
-            "prompt": [{"content": f"What is in {name}?", "role": "user"}],
-            "images": [{"bytes": data, "path": None}],
-            "reward_model": {"candidate_answers": "[]", "ground_truth": "x", "style": "rule"},
-            "data_source": "hostile/fvqa_train",
-            "data_id": f"row_{i}",
-        })
+        rows.append(
+            {
+                "prompt": [{"content": f"What is in {name}?", "role": "user"}],
+                "images": [{"bytes": data, "path": None}],
+                "reward_model": {"candidate_answers": "[]", "ground_truth": "x", "style": "rule"},
+                "data_source": "hostile/fvqa_train",
+                "data_id": f"row_{i}",
+            }
+        )
     rows.append({**rows[0]})  # a duplicate id
-    rows.append({**rows[0], "data_id": "no_answer", "reward_model": {"candidate_answers": "[]", "ground_truth": "", "style": "rule"}})
+    rows.append(
+        {
+            **rows[0],
+            "data_id": "no_answer",
+            "reward_model": {"candidate_answers": "[]", "ground_truth": "", "style": "rule"},
+        }
+    )
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "hostile.parquet")
     report = validate(tmp_path / "hostile.parquet")
     by_id = {}

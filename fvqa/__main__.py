@@ -1,0 +1,3 @@
+from fvqa.cli import app
+
+app(prog_name="fvqa")
