@@ -152,8 +152,13 @@ def demo(
         result = run_demo(out, console=console, force=force)
     print_report(result.report, show=10)
     table = Table("what", "where", title="fvqa demo")
-    table.add_row("demo world (photos, pages, passages)", str(result.world))
-    table.add_row("seed dataset (fvqa format)", str(result.seed))
+    counts = result.world_counts
+    table.add_row(
+        f"demo world: {counts['photos']} photos, {counts['pages']} image-search pages, "
+        f"{counts['passages']} text-search passages, {counts['concepts']} concepts",
+        str(result.world),
+    )
+    table.add_row(f"seed dataset: {result.report.rows} questions (fvqa format)", str(result.seed))
     console.print(table)
     if not result.report.is_clean():
         raise typer.Exit(1)
