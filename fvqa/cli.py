@@ -144,12 +144,14 @@ def print_report(result: object, *, show: int = 50) -> None:
 def demo(
     out: Annotated[Path, typer.Option(help="Where the demo writes everything.")] = Path("fvqa-demo"),
     force: Annotated[bool, typer.Option(help="Rebuild every stage, even those already done.")] = False,
+    eval_limit: Annotated[int, typer.Option(help="Demo questions per mode in the evaluation (0: all).")] = 30,
+    evaluate: Annotated[bool, typer.Option(help="Run the evaluation and leaderboard stages.")] = True,
 ) -> None:
     """Run the main job offline on the embedded demo world and print where everything is."""
     from fvqa.demo.run import run_demo
 
     with user_errors():
-        result = run_demo(out, console=console, force=force)
+        result = run_demo(out, console=console, force=force, eval_limit=eval_limit or None, evaluate=evaluate)
     print_report(result.report, show=10)
     table = Table("what", "where", title="fvqa demo")
     counts = result.world_counts
@@ -159,6 +161,30 @@ def demo(
         str(result.world),
     )
     table.add_row(f"seed dataset: {result.report.rows} questions (fvqa format)", str(result.seed))
+    if result.index is not None:
+        table.add_row("search indexes (image and text)", str(result.index))
+    for run in result.runs:
+        table.add_row(f"evaluation run, {run.mode} mode (result.json, samples.jsonl)", str(run.out))
+    if result.leaderboard is not None:
+        table.add_row("leaderboard site (open in a browser)", str(result.leaderboard))
     console.print(table)
     if not result.report.is_clean():
         raise typer.Exit(1)
+
+
+def _mount() -> None:
+    """Each area's commands live in its own module; the main command only mounts them."""
+    from fvqa.eval.cli import eval_command
+    from fvqa.leaderboard.cli import leaderboard_app
+    from fvqa.models.cli import models_app
+    from fvqa.search.cli import search_app
+
+    app.add_typer(search_app, name="search", help="Image and text search: build indexes, query, serve.")
+    app.add_typer(models_app, name="models", help="Models: the embedded offline model server.")
+    app.command("eval")(eval_command)
+    app.add_typer(
+        leaderboard_app, name="leaderboard", help="Leaderboard: add runs, build the static site, compare runs."
+    )
+
+
+_mount()

@@ -7,13 +7,14 @@ themselves here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fvqa import dataset_io
+from fvqa.demo.stages import DemoRun, build_leaderboard, build_search, print_comparison, run_evaluations
 from fvqa.demo.world import build_world, load_world_spec, seed_samples
 from fvqa.validate import ValidationReport, validate
 
@@ -25,6 +26,9 @@ class DemoResult:
     seed: Path
     report: ValidationReport
     world_counts: dict[str, int]
+    index: Path | None = None
+    runs: list[DemoRun] = field(default_factory=list)
+    leaderboard: Path | None = None
 
 
 def _progress(console: Console) -> Progress:
@@ -38,8 +42,16 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def run_demo(out: str | Path, *, console: Console | None = None, force: bool = False) -> DemoResult:
-    """Build the demo world and its seed dataset under `out`, validate, and report."""
+def run_demo(
+    out: str | Path,
+    *,
+    console: Console | None = None,
+    force: bool = False,
+    eval_limit: int | None = 30,
+    evaluate: bool = True,
+) -> DemoResult:
+    """Build the demo world, its seed dataset and search indexes under `out`; validate; then run
+    the embedded model on the demo benchmark in every mode and build the leaderboard."""
     console = console or Console()
     out = Path(out)
     world_dir, seed_dir = out / "world", out / "datasets" / "demo-seed"
@@ -70,4 +82,10 @@ def run_demo(out: str | Path, *, console: Console | None = None, force: bool = F
 
         task = progress.add_task("validate seed dataset", total=len(spec.questions))
         report = validate(seed_dir, progress=lambda n: progress.update(task, completed=n))
-    return DemoResult(out=out, world=world_dir, seed=seed_dir, report=report, world_counts=manifest["counts"])
+    result = DemoResult(out=out, world=world_dir, seed=seed_dir, report=report, world_counts=manifest["counts"])
+    result.index = build_search(world_dir, console)
+    if evaluate:
+        result.runs = run_evaluations(out, world_dir, result.index, console, limit=eval_limit)
+        print_comparison(result.runs, console)
+        result.leaderboard = build_leaderboard(out, result.runs)
+    return result

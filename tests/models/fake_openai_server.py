@@ -125,9 +125,11 @@ class FakeOpenAIServer:
         mix: FailureMix | None = None,
         echo_key_in_errors: bool = False,
         responder: Callable[[dict[str, Any]], str] | None = None,
+        keep_bodies: bool = True,
     ) -> None:
         self.default = default or ok()
         self.responder = responder
+        self.keep_bodies = keep_bodies  # off for long benchmark runs: every body holds an image
         """Writes the answer text of ok replies that have no canned text (instead of the echo)."""
         self.latency_s = latency_s
         self.mix = mix
@@ -229,7 +231,8 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         with fake._lock:
             fake.requests += 1
-            fake.bodies.append(body)
+            if fake.keep_bodies:
+                fake.bodies.append(body)
             fake.auth_headers.append(auth)
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
