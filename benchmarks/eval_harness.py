@@ -45,11 +45,16 @@ import json, resource, sys
 sys.path.insert(0, {root!r})
 from fvqa.eval.run import run_evaluation
 from tests.eval.scripted_agent import scripted_parts
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 parts = scripted_parts({url!r}, {n}, concurrency=8)
-loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-run_evaluation(parts, {out!r}, concurrency=8)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({{"peak_rss_mb": peak, "after_load_mb": loaded}}))
+marks = {{"loaded": rss()}}
+def progress(p):
+    if p.done % ({n} // 4) == 0:
+        marks[f"{{100 * p.done // {n}}}%"] = rss()
+run_evaluation(parts, {out!r}, concurrency=8, on_progress=progress)
+marks["end"] = rss()
+print(json.dumps(marks))
 """
 
 
@@ -84,18 +89,16 @@ def memory(samples: int, tmp: Path) -> None:
             code = MEMORY_PROBE.format(root=str(ROOT), url=url, n=n, out=str(tmp / f"memory-{n}"))
             started = time.perf_counter()
             done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-            figures = json.loads(done.stdout.strip().splitlines()[-1])
-            peaks[n] = figures["peak_rss_mb"] - figures["after_load_mb"]
-            print(
-                f"memory: {n} samples, peak RSS {figures['peak_rss_mb']:.0f} MB, of which the run added "
-                f"{peaks[n]:.0f} MB over the loaded benchmark ({time.perf_counter() - started:.0f} s)"
-            )
+            marks = json.loads(done.stdout.strip().splitlines()[-1])
+            peaks[n] = marks["end"] - marks["25%"]
+            shown = ", ".join(f"{k} {v:.0f}" for k, v in marks.items())
+            print(f"memory: {n} samples, peak RSS in MB at each point: {shown} ({time.perf_counter() - started:.0f} s)")
     finally:
         server.kill()
     small, large = samples, samples * 10
     print(
-        f"  run memory {large} vs {small} samples: {peaks[large]:.0f} MB vs {peaks[small]:.0f} MB "
-        f"(flat: the difference is {peaks[large] - peaks[small]:.0f} MB for {large - small} more samples)"
+        f"  growth from 25% of the samples to the end (metrics included): {peaks[small]:.0f} MB over "
+        f"{small * 3 // 4} samples, {peaks[large]:.0f} MB over {large * 3 // 4} samples (flat: near 0)"
     )
 
 

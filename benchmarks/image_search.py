@@ -19,13 +19,16 @@ import argparse
 import io
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.search.perturbations
 
 from fvqa.images import decode_image
 from fvqa.search.image_features import PHASH, ImageEncoder, PHashEncoder, encoder_id, load_encoder
@@ -40,36 +43,9 @@ from fvqa.search.image_index import (
     ImageIndex,
     write_coarse,
 )
+from tests.search.perturbations import PERTURBATIONS
 
-
-def _crop(image: Image.Image, fx: float, fy: float, share: float) -> Image.Image:
-    w, h = image.size
-    cw, ch = round(w * share), round(h * share)
-    left, top = round((w - cw) * fx), round((h - ch) * fy)
-    return image.crop((left, top, left + cw, top + ch))
-
-
-def _jpeg(image: Image.Image, quality: int) -> Image.Image:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-
-
-def _colour(image: Image.Image) -> Image.Image:
-    hue, sat, val = image.convert("HSV").split()
-    shifted = Image.merge("HSV", (hue.point(lambda x: (x + 20) % 256), sat, val)).convert("RGB")
-    return ImageEnhance.Brightness(shifted).enhance(1.2)
-
-
-EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
-    "crop80": lambda im: _crop(im, 0.5, 0.5, 0.8),
-    "crop70off": lambda im: _crop(im, 0.2, 0.8, 0.7),
-    "mirror": ImageOps.mirror,
-    "rotate10": lambda im: im.rotate(10, resample=Image.Resampling.BICUBIC, expand=True),
-    "colour": _colour,
-    "rescale50": lambda im: im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS),
-    "jpeg40": lambda im: _jpeg(im, 40),
-}
+EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {k: v for k, v in PERTURBATIONS.items() if k != "same"}
 
 
 def demo_photos(folder: Path) -> dict[str, Image.Image]:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fvqa.eval.records import JudgeStage, SampleLog, Status, Verdict
+from fvqa.eval.records import RATE_METRICS, JudgeStage, SampleLog, Status, Verdict
 
 UNKNOWN_GROUP = "unknown"
 """The group of a sample with no category (or no search label)."""
@@ -40,19 +40,6 @@ _STATUS_COUNTS = {
     "tool_errors": Status.TOOL_ERROR,
     "judge_errors": Status.JUDGE_ERROR,
 }
-_RATE_KEYS = (
-    "accuracy",
-    "accuracy_ci95",
-    "not_attempted",
-    "search_ratio",
-    "search_call_ratio",
-    "image_only_share",
-    "text_only_share",
-    "mixed_share",
-    "no_search_share",
-    "search_failure_rate",
-    "correct_without_search",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +121,7 @@ def _rates(cols: _Columns, mask: np.ndarray, max_calls: int, seed: int | list[in
     chosen = mask & cols.scored
     n = int(chosen.sum())
     if n == 0:
-        return dict.fromkeys(_RATE_KEYS)
+        return dict.fromkeys(RATE_METRICS)
     image, text = cols.image[chosen], cols.text[chosen]
     correct = cols.correct[chosen]
     n_correct = int(correct.sum())

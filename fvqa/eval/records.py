@@ -30,6 +30,21 @@ from fvqa.agent.trajectory import ToolCall, Turn
 
 RESULT_SCHEMA_VERSION = 1
 
+RATE_METRICS = (
+    "accuracy",
+    "accuracy_ci95",
+    "not_attempted",
+    "search_ratio",
+    "search_call_ratio",
+    "image_only_share",
+    "text_only_share",
+    "mixed_share",
+    "no_search_share",
+    "search_failure_rate",
+    "correct_without_search",
+)
+"""The keys of `result.json`'s `metrics` (overall, and per group in by_category / by_search_label)."""
+
 
 class Status(enum.StrEnum):
     OK = "ok"
@@ -103,4 +118,14 @@ class RunResult(_Record):
     """fvqa version, git revision, seed, command line, started/finished timestamps."""
 
 
-__all__ = ["RESULT_SCHEMA_VERSION", "JudgeStage", "RunResult", "SampleLog", "Status", "ToolCall", "Turn", "Verdict"]
+__all__ = [
+    "RATE_METRICS",
+    "RESULT_SCHEMA_VERSION",
+    "JudgeStage",
+    "RunResult",
+    "SampleLog",
+    "Status",
+    "ToolCall",
+    "Turn",
+    "Verdict",
+]

@@ -12,22 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from fvqa import __version__
+from fvqa.eval.records import RATE_METRICS
 from fvqa.leaderboard.pages import BenchmarkSite
 from fvqa.leaderboard.submissions import Refusal
 from fvqa.leaderboard.tables import TIER_RULE, Row, Table
 
-METRIC_COLUMNS = [
-    "accuracy",
-    "not_attempted",
-    "search_ratio",
-    "search_call_ratio",
-    "image_only_share",
-    "text_only_share",
-    "mixed_share",
-    "no_search_share",
-    "search_failure_rate",
-    "correct_without_search",
-]
+METRIC_COLUMNS = [key for key in RATE_METRICS if key != "accuracy_ci95"]
 COUNT_COLUMNS = [
     "samples",
     "scored",
