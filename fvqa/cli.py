@@ -144,7 +144,7 @@ def print_report(result: object, *, show: int = 50) -> None:
 def demo(
     out: Annotated[Path, typer.Option(help="Where the demo writes everything.")] = Path("fvqa-demo"),
     force: Annotated[bool, typer.Option(help="Rebuild every stage, even those already done.")] = False,
-    eval_limit: Annotated[int, typer.Option(help="Demo questions per mode in the evaluation (0: all).")] = 30,
+    eval_limit: Annotated[int, typer.Option(help="Demo questions per mode in the evaluation (0: all).")] = 20,
     evaluate: Annotated[bool, typer.Option(help="Run the evaluation and leaderboard stages.")] = True,
 ) -> None:
     """Run the main job offline on the embedded demo world and print where everything is."""
