@@ -47,7 +47,7 @@ def run_demo(
     *,
     console: Console | None = None,
     force: bool = False,
-    eval_limit: int | None = 30,
+    eval_limit: int | None = 20,
     evaluate: bool = True,
 ) -> DemoResult:
     """Build the demo world, its seed dataset and search indexes under `out`; validate; then run
