@@ -29,11 +29,12 @@ MaxPixels = Annotated[int, typer.Option(help="Refuse images with more pixels tha
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the errors a user can fix (bad path, bad file, bad option) into one clear line."""
+def user_errors(*more: type[Exception]) -> Iterator[None]:
+    """Turn the errors a user can fix (bad path, bad file, bad option, a missing extra) into one
+    clear line and exit status 2."""
     try:
         yield
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, *more) as err:
         err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
@@ -149,8 +150,10 @@ def demo(
 ) -> None:
     """Run the main job offline on the embedded demo world and print where everything is."""
     from fvqa.demo.run import run_demo
+    from fvqa.models.local_server import LocalModelUnavailable, LocalServerError
+    from fvqa.search.image_features import EncoderUnavailable
 
-    with user_errors():
+    with user_errors(LocalModelUnavailable, LocalServerError, EncoderUnavailable):
         result = run_demo(out, console=console, force=force, eval_limit=eval_limit or None, evaluate=evaluate)
     print_report(result.report, show=10)
     table = Table("what", "where", title="fvqa demo")

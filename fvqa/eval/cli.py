@@ -97,7 +97,9 @@ def eval_command(
         concurrency=concurrency,
     )
     command = shlex.join(["fvqa", *sys.argv[1:]])
-    with user_errors():
+    from fvqa.search.image_features import EncoderUnavailable
+
+    with user_errors(EncoderUnavailable):
         parts = build_parts(options, out, command=command)
         columns = (
             TextColumn("[bold]{task.description}"),
