@@ -20,9 +20,28 @@ def test_eval_command_runs_resumes_and_reports(tmp_path):
     build_indexes(world, world / "index")
     env = {**os.environ, "FVQA_DEMO_WORLD": str(world), "COLUMNS": "200", "OPENAI_API_KEY": "sk-test-never-printed"}
     with FakeOpenAIServer(responder=policy) as fake:
-        command = [sys.executable, "-m", "fvqa", "eval", "--benchmark", "demo", "--limit", "6", "--model", "scripted",
-                   "--base-url", fake.base_url, "--out", str(tmp_path / "run"), "--search", "local",
-                   "--search-index", str(world / "index"), "--model-revision", "r1"]
+        command = [
+            sys.executable,
+            "-m",
+            "fvqa",
+            "eval",
+            "--benchmark",
+            "demo",
+            "--limit",
+            "6",
+            "--model",
+            "scripted",
+            "--base-url",
+            fake.base_url,
+            "--out",
+            str(tmp_path / "run"),
+            "--search",
+            "local",
+            "--search-index",
+            str(world / "index"),
+            "--model-revision",
+            "r1",
+        ]
         first = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert first.returncode == 0, first.stdout + first.stderr
         calls = fake.requests

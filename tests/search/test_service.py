@@ -255,6 +255,7 @@ def test_the_service_uses_the_shared_cache(tmp_path: Path, backends: Any) -> Non
 def test_local_backends_through_the_service(tmp_path: Path) -> None:
     from fvqa.search import image_features as features
     from fvqa.search import local
+
     corpus = tmp_path / "corpus"
     (corpus / "photos").mkdir(parents=True)
     pages, passages = [], []

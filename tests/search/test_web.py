@@ -160,6 +160,7 @@ def test_llm_summarizer_prompt_and_clipping(provider: FakeSerpApi, with_key: Non
 
 def test_llm_summarizer_with_the_project_chat_client(provider: FakeSerpApi, with_key: None) -> None:
     from fvqa.models import client
+
     chat = client.ChatClient(provider.url + "/v1", "fake-summary-model", max_attempts=1, timeout_s=5)
     summarizer = LLMSummarizer(chat, max_tokens=200)
     assert summarizer.params()["model"] == "fake-summary-model"
