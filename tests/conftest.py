@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,18 @@ def image_bytes(seed: int = 0, size: tuple[int, int] = (64, 48), fmt: str = "JPE
     buffer = io.BytesIO()
     Image.fromarray(pixels.astype(np.uint8)).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One fvqa cache folder for the whole session (exported models, demo world), never the user's.
+
+    Session-wide on purpose: the image encoder is loaded once per process, so every test must
+    agree on where its model lives."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FVQA_CACHE_DIR", str(tmp_path_factory.mktemp("fvqa-cache")))
+        patch.delenv("FVQA_IMAGE_ENCODER", raising=False)
+        yield
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 The photo corpus is the demo world when it builds; otherwise a small corpus made here from
 photos that scikit-image, scikit-learn and matplotlib ship. The ONNX model is exported once
-per test session into a temporary cache folder, so the user's cache is never touched.
+per test session into the session's cache folder (see tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib.util
 import io
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,14 +111,6 @@ def perturbed(photo_corpus: PhotoCorpus) -> Callable[[str, str], bytes]:
         return made[name, label]
 
     return get
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FVQA_CACHE_DIR", str(tmp_path_factory.mktemp("fvqa-cache")))
-        patch.delenv("FVQA_IMAGE_ENCODER", raising=False)
-        yield
 
 
 @pytest.fixture(scope="session")
